@@ -58,7 +58,7 @@ class Cache:
 
 
 def truncated_normal(rng: np.random.Generator, shape, std: float, dtype) -> np.ndarray:
-    """Normal(0, std) values, those beyond two standard deviations redrawn (TF's truncated_normal)."""
+    """Normal(0, std) values; those beyond two std are redrawn (TF's truncated_normal)."""
     values = rng.normal(0.0, std, size=shape)
     outside = np.abs(values) > 2 * std
     while (n := int(outside.sum())) > 0:

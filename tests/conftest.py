@@ -1,0 +1,46 @@
+"""Shared fixtures: synthetic data, loopback mirrors, and project copies to run Snakemake in."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from support import LoopbackMirror, copy_project, synthetic_mnist, write_mirror
+
+
+@pytest.fixture(scope="session")
+def payloads() -> dict[str, bytes]:
+    """The four decompressed synthetic IDX payloads, by canonical name."""
+    return synthetic_mnist()
+
+
+@pytest.fixture(scope="session")
+def mirror_dir(tmp_path_factory, payloads) -> Path:
+    """A local mirror folder of the synthetic data (gzipped)."""
+    return write_mirror(tmp_path_factory.mktemp("mirror"), payloads)
+
+
+@pytest.fixture
+def http_mirror():
+    server = LoopbackMirror()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A fresh copy of the workflow to run Snakemake in."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def real_mirror() -> str:
+    """The real MNIST files, from the mirror named by MNIST_MIRROR (a URL or a folder)."""
+    location = os.environ.get("MNIST_MIRROR")
+    if not location:
+        pytest.skip(
+            "MNIST_MIRROR is not set: point it at a folder or URL holding the MNIST .gz files"
+        )
+    return location
