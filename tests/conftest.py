@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import LoopbackMirror, copy_project, synthetic_mnist, write_mirror
+from support import LoopbackMirror, copy_project, require, synthetic_mnist, write_mirror
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -219,3 +220,17 @@ def snakemake(
             f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def require(capability: str, available: bool, reason: str) -> None:
+    """Skip a test whose environment lacks ``capability``, unless it is required.
+
+    CI lists the capabilities it provides in LOSSCURVE_REQUIRE (e.g. "mnist,cluster,browser"):
+    there a missing capability fails the test instead of skipping it silently.
+    """
+    if available:
+        return
+    required = {c.strip() for c in os.environ.get("LOSSCURVE_REQUIRE", "").split(",")}
+    if capability in required:
+        pytest.fail(f"{capability} is required here (LOSSCURVE_REQUIRE) but missing: {reason}")
+    pytest.skip(reason)
