@@ -38,9 +38,6 @@ def project(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def real_mirror() -> str:
     """The real MNIST files, from the mirror named by MNIST_MIRROR (a URL or a folder)."""
-    location = os.environ.get("MNIST_MIRROR")
-    if not location:
-        pytest.skip(
-            "MNIST_MIRROR is not set: point it at a folder or URL holding the MNIST .gz files"
-        )
+    location = os.environ.get("MNIST_MIRROR", "")
+    require("mnist", bool(location), "MNIST_MIRROR is not set: point it at the MNIST .gz files")
     return location

@@ -99,7 +99,7 @@ class LoopbackMirror:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):
                 mirror.hits[self.path] = mirror.hits.get(self.path, 0) + 1
                 route = mirror.routes.get(self.path)
                 if route is None:
@@ -217,7 +217,8 @@ def snakemake(
     )
     if check and result.returncode != 0:
         raise AssertionError(
-            f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
+            f"{result.stdout}\n{result.stderr}"
         )
     return result
 
