@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from support import LoopbackMirror, copy_project, require, synthetic_mnist, write_mirror
+from support import (
+    LoopbackMirror,
+    copy_project,
+    require,
+    snakemake,
+    synthetic_mnist,
+    write_mirror,
+    write_overlay,
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +49,16 @@ def real_mirror() -> str:
     location = os.environ.get("MNIST_MIRROR", "")
     require("mnist", bool(location), "MNIST_MIRROR is not set: point it at the MNIST .gz files")
     return location
+
+
+@pytest.fixture(scope="session")
+def real_project(tmp_path_factory, real_mirror) -> tuple[Path, Path]:
+    """A project with the real MNIST arrays prepared through the data rules.
+
+    The overlay holds only ``mnist.mirrors``: the pinned checksums come from config/config.yaml.
+    """
+    project = copy_project(tmp_path_factory.mktemp("real") / "project")
+    overlay = write_overlay(project / "mirror.yaml", {"mnist": {"mirrors": [real_mirror]}})
+    arrays = [f"results/mnist/{s}_{p}.npy" for s in ("train", "test") for p in ("images", "labels")]
+    snakemake(project, "--cores", "2", *arrays, overlays=(overlay,))
+    return project, overlay

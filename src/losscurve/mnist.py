@@ -11,8 +11,6 @@ import gzip
 import hashlib
 import http.client
 import logging
-import os
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -23,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -141,24 +141,18 @@ def download(
     case nothing is written at ``dest``.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for mirror in mirrors:
         url = source_url(mirror, filename)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
         try:
             log.info("trying %s", url)
-            _try_mirror(url, tmp, sha256, settings)
-            os.replace(tmp, dest)
+            with atomic_output(dest) as tmp:
+                _try_mirror(url, tmp, sha256, settings)
             log.info("verified %s (payload SHA-256 %s) -> %s", url, sha256, dest)
             return url
         except (OSError, ValueError) as exc:
             log.warning("mirror failed: %s: %s", url, exc)
             failures.append(f"{url}: {exc}")
-        finally:
-            tmp.unlink(missing_ok=True)
     listing = "\n".join(f"  - {f}" for f in failures)
     raise DownloadError(
         f"Could not download {filename} from any of {len(failures)} mirror(s):\n{listing}\n"
@@ -217,14 +211,8 @@ def read_labels(path: str | Path) -> np.ndarray:
 
 def save_npy_atomic(array: np.ndarray, dest: str | Path) -> None:
     """Write ``array`` as .npy under a temporary name, then rename it into place."""
-    dest = Path(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_output(dest) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def prepare(images_gz: str | Path, labels_gz: str | Path, images_npy, labels_npy) -> int:

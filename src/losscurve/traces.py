@@ -9,8 +9,6 @@ when the trial ran under SLURM. Uses pyarrow only (no pandas), so a trial job st
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .files import atomic_output
 
 METADATA_KEY = b"losscurve"
 SCHEMA = pa.schema([("iteration", pa.int64()), ("loss", pa.float64()), ("accuracy", pa.float64())])
@@ -42,13 +42,8 @@ def write_trace(path: str | Path, trace: Trace) -> None:
         [pa.array(trace.iteration, pa.int64()), pa.array(trace.loss), pa.array(trace.accuracy)],
         schema=SCHEMA.with_metadata({METADATA_KEY: json.dumps(trace.metadata, sort_keys=True)}),
     )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def rebuild_hint(path: str | Path) -> str:
