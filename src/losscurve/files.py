@@ -26,4 +26,3 @@ def atomic_output(dest: str | Path) -> Iterator[Path]:
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-

@@ -7,6 +7,7 @@ from losscurve.mnist import FILES
 config.update(validate(config, load_schema(workflow.source_path("../schemas/config.schema.yaml"))))
 
 SPLITS = {"train": "train", "test": "t10k"}
+FIGURES = ("trial_fit", "all_trials", "paper_comparison")
 
 
 def get_seeds():
@@ -48,4 +49,15 @@ def get_download_settings():
 
 
 def get_final_outputs():
-    return expand("results/trials/seed-{seed}.parquet", seed=get_seeds())
+    """The report page and every table and figure it is built from."""
+    figures = expand("results/figures/{name}.{ext}", name=FIGURES, ext=("png", "svg"))
+    return [
+        "results/report.html",
+        "results/loss_traces.parquet",
+        "results/fits/coefficients.csv",
+        "results/fits/coefficients.parquet",
+        "results/fits/average.json",
+        "results/tables/coefficients.md",
+        "results/tables/coefficients.html",
+        *figures,
+    ]
