@@ -13,6 +13,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/trials.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/comparison.smk"
 
 
 rule all:

@@ -28,7 +28,11 @@ def test_every_key_has_a_description_and_a_default_and_is_documented():
 
 def test_config_yaml_spells_out_exactly_the_schema_defaults():
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    # Beyond the defaults it ships the calibration experiments (optional: none by default).
+    experiments = config.pop("experiments")
     assert validate(config, SCHEMA) == apply_defaults({}, SCHEMA)
+    assert apply_defaults({}, SCHEMA)["experiments"] == {}
+    assert validate({"experiments": experiments}, SCHEMA)["experiments"] == experiments
     assert validate({}, SCHEMA)["trials"]["seeds"] == list(range(1, 11))
 
 

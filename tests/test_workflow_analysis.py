@@ -179,7 +179,7 @@ def test_report_page_in_headless_chromium(run, tmp_path):
     start = dom.index('<pre id="probe">') + len('<pre id="probe">')
     images = json.loads(html.unescape(dom[start : dom.index("</pre>", start)]))
     assert [i["alt"] for i in images][-1] == "broken on purpose" and images[-1]["width"] == 0
-    assert len(images) == 4
+    assert len(images) == 8  # three analysis figures, four of the curve comparison, the broken one
     assert all(i["width"] > 0 for i in images[:-1]), images
 
     # The page itself, as a person opens it: the screenshot is not blank.

@@ -1,6 +1,6 @@
 rule collect:
     input:
-        traces=expand("results/trials/seed-{seed}.parquet", seed=get_seeds()),
+        traces=get_trial_files,
     output:
         traces="results/loss_traces.parquet",
     log:
@@ -10,9 +10,9 @@ rule collect:
     conda:
         "../envs/losscurve.yaml"
     params:
-        seeds=get_seeds(),
-        config_hash=get_trial_config_hash(),
-        iterations=config["trials"]["iterations"],
+        seeds=get_seeds,
+        config_hash=get_trial_config_hash,
+        iterations=get_iterations,
     script:
         "../scripts/collect.py"
 

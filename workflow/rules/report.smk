@@ -86,6 +86,16 @@ rule report:
         trial_fit="results/figures/trial_fit.png",
         all_trials="results/figures/all_trials.png",
         paper_comparison="results/figures/paper_comparison.png",
+        model_comparison="results/model_comparison.csv",
+        families="results/fits/families.json",
+        extrapolation="results/fits/extrapolation.json",
+        extrapolation_table="results/tables/extrapolation.csv",
+        confidence_bands="results/fits/confidence_bands.json",
+        calibration="results/fits/calibration.json",
+        model_comparison_png="results/figures/model_comparison.png",
+        extrapolation_png="results/figures/extrapolation.png",
+        confidence_bands_png="results/figures/confidence_bands.png",
+        calibration_png="results/figures/calibration.png",
     output:
         html="results/report.html",
     log:

@@ -13,12 +13,14 @@ rule trial:
         "results/benchmarks/trial/seed-{seed}.tsv"
     wildcard_constraints:
         seed=r"\d+",
+    group:
+        "trials"
     conda:
         "../envs/losscurve.yaml"
     # Snakemake sets OPENBLAS_NUM_THREADS (and OMP/MKL) of the job to this count.
     threads: 1
     params:
-        trial=get_trial_config(),
-        config_hash=get_trial_config_hash(),
+        trial=get_trial_config,
+        config_hash=get_trial_config_hash,
     script:
         "../scripts/trial.py"
