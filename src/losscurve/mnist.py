@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import http.client
 import logging
+import math
 import time
 import urllib.error
 import urllib.parse
@@ -34,6 +35,7 @@ FILES = (
 )
 CHUNK = 1 << 20
 USER_AGENT = "losscurve-mnist/1"
+TOO_LARGE = "beyond mnist.max_decompressed_mb ({limit} bytes): not an MNIST file"
 
 
 class DownloadError(RuntimeError):
@@ -63,23 +65,43 @@ def source_url(mirror: str, filename: str) -> str:
     return mirror.rstrip("/") + "/" + filename
 
 
-def _fetch(url: str, dest: Path, timeout: float) -> None:
-    """Stream ``url`` into ``dest``; raise _Transient for failures worth a retry."""
+class _HTTPRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) URLs only: urllib alone would follow a mirror to ftp://."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(
+                newurl, code, f"redirect to {newurl} refused (http and https only)", headers, fp
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HTTPRedirectsOnly)
+
+
+def _fetch(url: str, dest: Path, timeout: float, limit: int) -> None:
+    """Stream at most ``limit`` bytes of ``url`` into ``dest``; _Transient: worth a retry."""
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme not in ("http", "https", "file"):
         raise ValueError(f"unsupported URL scheme {scheme!r} (use https, http, file or a path)")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
-            expected = response.headers.get("Content-Length")
+        with _OPENER.open(request, timeout=timeout) as response, open(dest, "wb") as out:
+            expected = response.headers.get("Content-Length", "")
+            # http.client ignores a Content-Length that is not a number; so does this check
+            if expected.isdigit() and int(expected) > limit:
+                raise OSError(f"announces {expected} bytes, {TOO_LARGE.format(limit=limit)}")
             received = 0
-            while chunk := response.read(CHUNK):
+            while chunk := response.read(min(CHUNK, limit + 1 - received)):
                 out.write(chunk)
                 received += len(chunk)
-            if expected is not None and received != int(expected):
+                if received > limit:
+                    raise OSError(f"body runs past {limit} bytes, {TOO_LARGE.format(limit=limit)}")
+            if expected.isdigit() and received != int(expected):
                 raise _Transient(f"body cut short: {received} of {expected} bytes")
     except urllib.error.HTTPError as exc:
-        reason = f"HTTP {exc.code} {exc.reason}"
+        # one line, for the listing of failed mirrors (urllib's redirect-loop reason has three)
+        reason = " ".join(f"HTTP {exc.code} {exc.reason}".split())
         if exc.code >= 500:
             raise _Transient(reason) from exc
         raise OSError(reason) from exc
@@ -93,21 +115,38 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
 
 
 def verified_payload_digest(gz_path: Path, limit: int) -> str:
-    """SHA-256 of the decompressed payload, reading at most ``limit`` + 1 bytes of it."""
+    """SHA-256 of the decompressed payload, reading at most ``limit`` + 1 bytes of it.
+
+    An IDX header tightens the bound to the size it declares, + 1 byte, so a bomb behind a
+    genuine header is cut off as early; a header declaring more than ``limit`` is refused at once.
+    """
     digest = hashlib.sha256()
-    total = 0
     try:
         with gzip.open(gz_path, "rb") as stream:
-            while chunk := stream.read(min(CHUNK, limit + 1 - total)):
+            head = stream.read(4)
+            if len(head) == 4:
+                head += stream.read(4 * head[3])
+            declared = idx_size(head)
+            if declared is not None and declared > limit:
+                raise ValueError(
+                    f"its IDX header declares {declared} bytes, {TOO_LARGE.format(limit=limit)}"
+                )
+            cap = limit if declared is None else declared
+            digest.update(head)
+            total = len(head)
+            while total <= cap and (chunk := stream.read(min(CHUNK, cap + 1 - total))):
                 total += len(chunk)
-                if total > limit:
-                    raise ValueError(
-                        f"decompressed payload exceeds {limit} bytes (a gzip bomb or the wrong "
-                        "file); raise mnist.max_decompressed_mb only if this file is genuine"
-                    )
                 digest.update(chunk)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise ValueError(f"corrupt or truncated gzip: {exc}") from exc
+    if total > cap:
+        raise ValueError(
+            f"decompressed payload exceeds {limit} bytes (a gzip bomb or the wrong file); raise "
+            "mnist.max_decompressed_mb only if this file is genuine"
+            if declared is None
+            else f"decompressed payload runs past the {declared} bytes its IDX header declares "
+            "(a gzip bomb or a damaged file)"
+        )
     return digest.hexdigest()
 
 
@@ -115,7 +154,7 @@ def _try_mirror(url: str, tmp: Path, sha256: str, settings: DownloadSettings) ->
     """Fetch and verify one mirror's copy into ``tmp``, retrying transient failures."""
     for attempt in range(settings.retries + 1):
         try:
-            _fetch(url, tmp, settings.timeout)
+            _fetch(url, tmp, settings.timeout, settings.max_decompressed_bytes)
             break
         except _Transient as exc:
             if attempt == settings.retries:
@@ -165,6 +204,22 @@ def download(
 IDX_UBYTE = 0x08
 
 
+def idx_header(data: bytes) -> tuple[int, tuple[int, ...]] | None:
+    """(header length, shape) of IDX unsigned bytes starting ``data``; None if it is not one."""
+    if len(data) < 4 or data[:3] != bytes([0, 0, IDX_UBYTE]):
+        return None
+    header = 4 + 4 * data[3]
+    if len(data) < header:
+        return None
+    return header, tuple(int.from_bytes(data[i : i + 4], "big") for i in range(4, header, 4))
+
+
+def idx_size(data: bytes) -> int | None:
+    """Bytes of the whole IDX file whose header starts ``data``; None if it is not one."""
+    parsed = idx_header(data)
+    return None if parsed is None else parsed[0] + math.prod(parsed[1])
+
+
 def read_idx(path: str | Path, ndim: int) -> np.ndarray:
     """Decode a (gzipped) IDX file of unsigned bytes with ``ndim`` dimensions."""
     path = Path(path)
@@ -176,17 +231,16 @@ def read_idx(path: str | Path, ndim: int) -> np.ndarray:
         raise IDXError(
             f"{path}: corrupt gzip ({exc}); delete it and rerun to download again"
         ) from exc
-    header = 4 + 4 * ndim
-    if len(data) < header:
+    if len(data) < 4 + 4 * ndim:
         raise IDXError(f"{path}: {len(data)} bytes is too short for an IDX header")
-    zero, dtype, dims = int.from_bytes(data[:2], "big"), data[2], data[3]
-    if zero != 0 or dtype != IDX_UBYTE or dims != ndim:
+    parsed = idx_header(data)
+    if parsed is None or len(parsed[1]) != ndim:
         raise IDXError(
             f"{path}: bad magic number {data[:4].hex()} (expected 000008{ndim:02x}: unsigned "
             f"bytes in {ndim} dimension(s)); is this the right file?"
         )
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape))
+    header, shape = parsed
+    expected = header + math.prod(shape)
     if len(data) != expected:
         raise IDXError(
             f"{path}: header declares shape {shape} ({expected} bytes) but the file has "

@@ -35,19 +35,47 @@ class Trace:
     metadata: dict[str, Any]
 
 
+def arrow_array(values: np.ndarray, type_: pa.DataType) -> pa.Array:
+    """A 1-D numpy array as an Arrow array of ``type_``, zero-copy where the dtype matches.
+
+    Built from its buffer because ``pa.array(ndarray)`` imports pandas (a third of a second)
+    to check for pandas types, and a trial job has no other use for pandas.
+    """
+    values = np.ascontiguousarray(values, dtype=type_.to_pandas_dtype())
+    return pa.Array.from_buffers(type_, len(values), [None, pa.py_buffer(values)])
+
+
 def write_trace(path: str | Path, trace: Trace) -> None:
     """Write under a temporary name in the same folder, then rename: never a half file."""
     path = Path(path)
+    columns = (trace.iteration, trace.loss, trace.accuracy)
     table = pa.Table.from_arrays(
-        [pa.array(trace.iteration, pa.int64()), pa.array(trace.loss), pa.array(trace.accuracy)],
+        [arrow_array(c, field.type) for c, field in zip(columns, SCHEMA, strict=True)],
         schema=SCHEMA.with_metadata({METADATA_KEY: json.dumps(trace.metadata, sort_keys=True)}),
     )
-    with atomic_output(path) as tmp:
-        pq.write_table(table, tmp)
+    try:
+        with atomic_output(path) as tmp:
+            pq.write_table(table, tmp)
+    except OSError as exc:
+        # pyarrow's message names neither the file nor the fix (e.g. "Error writing bytes")
+        raise OSError(
+            exc.errno,
+            f"cannot write {path}: {exc.strerror or exc}; make room on (or get write access to) "
+            f"{path.parent}, then rerun",
+        ) from exc
 
 
 def rebuild_hint(path: str | Path) -> str:
     return f"rebuild it with: snakemake --cores 1 -f {path}"
+
+
+def trial_metadata(schema: pa.Schema) -> dict[str, Any] | None:
+    """The JSON object stored under METADATA_KEY, or None when it is missing or malformed."""
+    try:
+        metadata = json.loads((schema.metadata or {})[METADATA_KEY])
+    except (KeyError, ValueError):
+        return None
+    return metadata if isinstance(metadata, dict) else None
 
 
 def read_trace(
@@ -57,8 +85,7 @@ def read_trace(
     path = Path(path)
     try:
         table = pq.read_table(path)
-        metadata = json.loads(table.schema.metadata[METADATA_KEY])
-    except (OSError, pa.ArrowException, KeyError, TypeError, ValueError) as exc:
+    except (OSError, pa.ArrowException) as exc:
         raise DamagedTraceError(
             f"{path}: not a readable trial file ({type(exc).__name__}: {exc}); {rebuild_hint(path)}"
         ) from exc
@@ -67,6 +94,12 @@ def read_trace(
             f"{path}: columns {table.schema.names} with types "
             f"{[str(t) for t in table.schema.types]}, expected {SCHEMA.names} as "
             f"int64/float64/float64; {rebuild_hint(path)}"
+        )
+    metadata = trial_metadata(table.schema)
+    if metadata is None:
+        raise DamagedTraceError(
+            f"{path}: no trial metadata (key {METADATA_KEY.decode()!r}), so not a trial file of "
+            f"this workflow; {rebuild_hint(path)}"
         )
     iteration = table["iteration"].to_numpy()
     n = len(iteration) if iterations is None else iterations
