@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support import (
+    REPO,
     LoopbackMirror,
     copy_project,
     require,
@@ -62,3 +65,17 @@ def real_project(tmp_path_factory, real_mirror) -> tuple[Path, Path]:
     arrays = [f"results/mnist/{s}_{p}.npy" for s in ("train", "test") for p in ("images", "labels")]
     snakemake(project, "--cores", "2", *arrays, overlays=(overlay,))
     return project, overlay
+
+
+@pytest.fixture(scope="module")
+def package_copy(tmp_path_factory) -> Iterator[Path]:
+    """Run Snakemake on a private copy of the package (through PYTHONPATH), one per module.
+
+    The trial code is an input of every trial, so a test can edit this copy to see trials go
+    out of date, and an edit to the checkout while tests run does not rerun theirs.
+    """
+    source = tmp_path_factory.mktemp("package") / "src"
+    shutil.copytree(REPO / "src", source)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(source))
+        yield source / "losscurve"

@@ -31,7 +31,7 @@ from losscurve.config import config_hash
 from losscurve.mnist import prepare
 from losscurve.traces import DamagedTraceError, Trace, read_trace, write_trace
 
-from support import REPO, copy_project, snakemake, synthetic_overlay, write_overlay
+from support import copy_project, snakemake, synthetic_overlay, write_overlay
 
 SEEDS = list(range(1, 9))
 ITERATIONS = 2000  # a second or two per trial on two shared cores: a run takes a while
@@ -50,14 +50,8 @@ def sweep(project, mirror_dir, payloads) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def frozen_package(tmp_path_factory):
-    """Run the workflow on a private copy of the package: the trial code is an input of every
-    trial, so an edit to the checkout during these tests would rightly rerun them all."""
-    source = tmp_path_factory.mktemp("package") / "src"
-    shutil.copytree(REPO / "src", source)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYTHONPATH", str(source))
-        yield
+def frozen_package(package_copy):
+    """Every run here uses a private copy of the package (see package_copy)."""
 
 
 class Run:
@@ -141,24 +135,13 @@ def test_killed_run_resumes_without_redoing_finished_trials(sweep, victims):
 
     plain = snakemake(project, *PIPELINE, overlays=(overlay,), check=False)
     assert plain.returncode != 0
-    # A job that finished its file after Snakemake died (an orphan always does; a killed one
-    # only in the moment between its rename and Snakemake noticing) is listed as incomplete.
-    if victims == "snakemake" or "IncompleteFilesException" in plain.stderr:
-        assert "IncompleteFilesException" in plain.stderr
-        assert "rerun your command with the --rerun-incomplete flag" in plain.stderr
-        listing = plain.stderr.split("Incomplete files:")[1]
-        incomplete = {int(s) for s in re.findall(r"results/trials/seed-(\d+)\.parquet", listing)}
-        assert incomplete.isdisjoint(finished)
-        assert victims != "snakemake" or running <= incomplete
-    else:
-        assert "Directory cannot be locked" in plain.stderr
-    again = snakemake(project, *PIPELINE, "--rerun-incomplete", overlays=(overlay,), check=False)
-    assert again.returncode != 0
-    assert "Directory cannot be locked" in again.stderr
-    assert "It can be removed with the --unlock argument" in again.stderr
+    assert "Directory cannot be locked" in plain.stderr
+    assert "It can be removed with the --unlock argument" in plain.stderr
 
     snakemake(project, "--unlock")
-    rerun = snakemake(project, *PIPELINE, "--rerun-incomplete", overlays=(overlay,))
+    # profiles/default sets rerun-incomplete: a trial that was cut off (or that finished its
+    # file after Snakemake died) is simply run again.
+    rerun = snakemake(project, *PIPELINE, overlays=(overlay,))
     assert files_of(project, kept) == kept  # same bytes, same mtime: not run again
     for seed in finished:
         assert f"output: results/trials/seed-{seed}.parquet" not in rerun.stdout + rerun.stderr

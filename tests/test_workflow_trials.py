@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from losscurve.traces import read_trace
 
-from support import REPO, snakemake, synthetic_overlay, write_overlay
+from support import snakemake, synthetic_overlay, write_overlay
 
 pytestmark = pytest.mark.slow
 
@@ -17,31 +16,18 @@ TRIALS = [f"results/trials/seed-{seed}.parquet" for seed in (1, 2, 3)]
 
 
 @pytest.fixture
-def package(tmp_path) -> Path:
-    """A private copy of the package (on PYTHONPATH for these runs), so its files can be touched."""
-    source = tmp_path / "src"
-    shutil.copytree(REPO / "src", source)
-    return source / "losscurve"
-
-
-@pytest.fixture
-def trials_run(project, mirror_dir, payloads, package) -> tuple[Path, Path]:
+def trials_run(project, mirror_dir, payloads, package_copy) -> tuple[Path, Path]:
     """A project whose three synthetic trials (50 iterations each) have been built."""
     overlay = write_overlay(
         project / "synthetic.yaml", synthetic_overlay([mirror_dir.as_uri() + "/"], payloads)
     )
-    run(project, "--cores", "2", *TRIALS, overlays=(overlay,))
+    snakemake(project, "--cores", "2", *TRIALS, overlays=(overlay,))
     return project, overlay
-
-
-def run(project: Path, *args: str, overlays: tuple[Path, ...]):
-    env = {"PYTHONPATH": str(project.parent / "src")}
-    return snakemake(project, *args, overlays=overlays, env=env)
 
 
 def jobs_to_run(project: Path, *overlays: Path) -> dict[str, int]:
     """Rule -> job count that a dry run would execute."""
-    result = run(project, *TRIALS, "-n", "--quiet", "rules", overlays=overlays)
+    result = snakemake(project, *TRIALS, "-n", "--quiet", "rules", overlays=overlays)
     counts = {}
     for line in result.stdout.splitlines():
         parts = line.split()
@@ -65,7 +51,7 @@ def test_forced_rerun_of_one_trial_reruns_only_that_trial(trials_run):
     before = {p: (project / p).stat().st_mtime_ns for p in TRIALS}
     loss_before = read_trace(project / "results/trials/seed-2.parquet").loss.tobytes()
     assert jobs_to_run(project, overlay) == {}
-    run(project, "--cores", "1", "-f", "results/trials/seed-2.parquet", overlays=(overlay,))
+    snakemake(project, "--cores", "1", "-f", "results/trials/seed-2.parquet", overlays=(overlay,))
     after = {p: (project / p).stat().st_mtime_ns for p in TRIALS}
     assert [p for p in TRIALS if after[p] != before[p]] == ["results/trials/seed-2.parquet"]
     # Same seed, same config: the rerun reproduces the trace bit for bit.
@@ -78,10 +64,10 @@ def test_changed_hyperparameter_marks_every_trial_out_of_date(trials_run):
     assert jobs_to_run(project, overlay, changed) == {"trial": 3}
 
 
-def test_changed_network_code_marks_every_trial_out_of_date(trials_run, package):
+def test_changed_network_code_marks_every_trial_out_of_date(trials_run, package_copy):
     project, overlay = trials_run
     assert jobs_to_run(project, overlay) == {}
     # An edit (Snakemake compares checksums of small inputs, so a bare touch is not a change)
-    with open(package / "network.py", "a") as module:
+    with open(package_copy / "network.py", "a") as module:
         module.write("\n# edited\n")
     assert jobs_to_run(project, overlay) == {"trial": 3}
