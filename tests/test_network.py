@@ -17,6 +17,7 @@ from losscurve.network import (
     forward,
     init_parameters,
     log_loss,
+    row_max,
     sgd_step,
     sigmoid,
     softmax,
@@ -157,3 +158,21 @@ def test_dropout_mask_scales_kept_units_by_the_inverse_keep_probability():
     mask = dropout_mask(np.random.default_rng(3), (1000, 100), 0.5, np.dtype(np.float32))
     assert set(np.unique(mask)) == {0.0, 2.0}
     assert mask.mean() == pytest.approx(1.0, abs=0.02)
+
+
+def test_row_max_is_the_maximum_of_each_row_nan_and_infinity_included():
+    s = np.random.default_rng(4).normal(size=(64, 10)).astype(np.float32)
+    s[1, 3], s[2, 7], s[3, :] = np.nan, np.inf, -np.inf
+    np.testing.assert_array_equal(row_max(s), s.max(axis=1, keepdims=True))
+
+
+def test_softmax_hands_the_log_loss_its_normaliser_bit_for_bit():
+    rng = np.random.default_rng(5)
+    s2 = rng.normal(0, 30, size=(128, 10)).astype(np.float32)
+    y = rng.integers(0, 10, size=128)
+    log_sum = np.empty(128, dtype=np.float32)
+    probabilities = softmax(s2, log_sum=log_sum)
+    np.testing.assert_array_equal(probabilities, softmax(s2))
+    assert log_loss(s2, y, log_sum) == log_loss(s2, y)
+    exact = np.log(np.exp(s2.astype(np.float64)).sum(axis=1))
+    np.testing.assert_allclose(log_sum, exact, rtol=1e-6)

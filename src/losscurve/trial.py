@@ -7,8 +7,12 @@ bit for bit, on one machine. The training images are memory-mapped, never copied
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
+import re
+import resource
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -19,18 +23,20 @@ import numpy as np
 
 from . import __version__
 from .network import (
-    Cache,
     Hyperparameters,
     Parameters,
     accuracy,
     backward,
     dropout_mask,
+    empty_cache,
     forward,
     init_parameters,
     log_loss,
     sgd_step,
 )
 from .traces import Trace, write_trace
+
+log = logging.getLogger(__name__)
 
 
 class DivergenceError(RuntimeError):
@@ -60,9 +66,14 @@ def hyperparameters(trial_config: Mapping[str, Any]) -> Hyperparameters:
     return Hyperparameters(**{k: v for k, v in trial_config.items() if k in names})
 
 
-def pixel_table(dtype) -> np.ndarray:
-    """pixel / 255 for every byte value, so scaling a batch is one exact lookup."""
-    return (np.arange(256, dtype=np.float64) / 255).astype(dtype)
+def scale_pixels(pixels: np.ndarray, dtype, out: np.ndarray | None = None) -> np.ndarray:
+    """pixel / 255 as ``dtype``, (n, 784) uint8 -> (n, 784): intensities in [0, 1].
+
+    One division, correctly rounded in ``dtype``: in float32 this equals float64 division
+    rounded to float32 (double rounding is exact for quotients of 8-bit integers).
+    """
+    dtype = np.dtype(dtype)
+    return np.divide(pixels, dtype.type(255), out=out, dtype=dtype)
 
 
 def batches(rng: np.random.Generator, n: int, batch_size: int, count: int) -> Iterator[np.ndarray]:
@@ -89,19 +100,33 @@ class TrialResult:
     parameters: Parameters
 
 
-def evaluate(
-    params: Parameters, images: np.ndarray, labels: np.ndarray, table
-) -> tuple[float, float]:
-    """Loss and accuracy of the trained network on a whole set (no dropout)."""
-    cache = forward(params, table[images])
-    return log_loss(cache.s2, labels), accuracy(cache.s2, labels)
+# Rows per forward pass when evaluating: a job then never holds a whole set as floats. Chunks
+# this tall give the same output sums, bit for bit, as one pass over the set (BLAS switches
+# to other kernels only for much shorter matrices).
+EVALUATION_ROWS = 1000
+
+
+def evaluate(params: Parameters, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Loss and accuracy of the trained network on a whole set (no dropout).
+
+    The set goes through in near-equal chunks of EVALUATION_ROWS to 2 * EVALUATION_ROWS rows;
+    only the output sums, (n, n_output), are kept for all of it.
+    """
+    n = len(images)
+    s2 = np.empty((n, params.W2.shape[1]), dtype=params.W2.dtype)
+    chunks = max(1, n // EVALUATION_ROWS)
+    for k in range(chunks):
+        rows = slice(k * n // chunks, (k + 1) * n // chunks)
+        s2[rows] = forward(params, scale_pixels(images[rows], params.W1.dtype)).s2
+    return log_loss(s2, labels), accuracy(s2, labels)
 
 
 def train(seed: int, hp: Hyperparameters, data: Dataset) -> TrialResult:
     """Run one trial; raise DivergenceError at the first non-finite batch loss."""
     dtype = np.dtype(hp.dtype)
-    images = data.train_images[hp.validation_size :]
-    labels = data.train_labels[hp.validation_size :].astype(np.intp)
+    # Plain ndarray views of the map (no copy): np.memmap indexes through Python-level hooks.
+    images = np.asarray(data.train_images[hp.validation_size :])
+    labels = np.asarray(data.train_labels[hp.validation_size :], dtype=np.intp)
     if hp.batch_size > len(images):
         raise ValueError(
             f"trials.batch_size = {hp.batch_size} exceeds the {len(images)} training images "
@@ -109,37 +134,31 @@ def train(seed: int, hp: Hyperparameters, data: Dataset) -> TrialResult:
         )
     rng = np.random.default_rng(seed)
     params = init_parameters(rng, hp)
+    # Every per-iteration array is allocated once here; the loop only writes into them.
     grads = Parameters(*(np.empty_like(p) for p in vars(params).values()))
-    table = pixel_table(dtype)
     B = hp.batch_size
     X = np.empty((B, hp.n_input), dtype=dtype)
-    a1 = np.empty((B, hp.hidden_units), dtype=dtype)
-    s2 = np.empty((B, hp.n_output), dtype=dtype)
-    cache = Cache(
-        a1=a1, d1=a1 if hp.dropout == 0 else np.empty_like(a1), s2=s2, a2=np.empty_like(s2)
-    )
+    cache = empty_cache(params, B, dropout=hp.dropout > 0)
     losses = np.empty(hp.iterations)
     accuracies = np.empty(hp.iterations)
     # Overflow is expected when a trial diverges; the loss check below reports it clearly.
     with np.errstate(over="ignore", invalid="ignore"):
         for x, idx in enumerate(batches(rng, len(images), B, hp.iterations)):
-            np.take(table, images[idx], out=X)
+            scale_pixels(images[idx], dtype, out=X)
             y = labels[idx]
-            mask = dropout_mask(rng, a1.shape, hp.dropout, dtype) if hp.dropout else None
+            mask = dropout_mask(rng, cache.a1.shape, hp.dropout, dtype) if hp.dropout else None
             forward(params, X, mask, cache)
-            losses[x] = log_loss(cache.s2, y)
+            losses[x] = log_loss(cache.s2, y, cache.log_sum)
             if not np.isfinite(losses[x]):
                 raise DivergenceError(
                     f"seed {seed} diverged: the batch loss is {losses[x]} at iteration {x} with "
-                    f"learning_rate = {hp.learning_rate}; try a smaller trials.learning_rate "
-                    f"(e.g. {hp.learning_rate / 10:g})"
+                    f"learning_rate = {hp.learning_rate}; try a smaller learning_rate (in trials, "
+                    f"or in the experiment that sets it), e.g. {min(hp.learning_rate / 10, 0.1):g}"
                 )
             accuracies[x] = accuracy(cache.s2, y)
             backward(params, X, y, cache, mask, grads)
             sgd_step(params, grads, hp.learning_rate)
-    test_loss, test_accuracy = evaluate(
-        params, data.test_images, data.test_labels.astype(np.intp), table
-    )
+    test_loss, test_accuracy = evaluate(params, data.test_images, data.test_labels.astype(np.intp))
     return TrialResult(losses, accuracies, test_loss, test_accuracy, params)
 
 
@@ -149,6 +168,20 @@ def versions() -> dict[str, str]:
         "numpy": np.__version__,
         "losscurve": __version__,
     }
+
+
+def peak_memory_mib() -> float:
+    """The most resident memory this program has held so far, in MiB.
+
+    On Linux the peak of this process image (VmHWM): getrusage's ru_maxrss would also count
+    the process it was forked from before exec, Snakemake itself for a job.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes there
+    return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)[1]) / 2**10
 
 
 def run_trial(
@@ -170,4 +203,11 @@ def run_trial(
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
     }
     write_trace(output, Trace(np.arange(n), result.loss, result.accuracy, metadata))
+    log.info(
+        "seed %d: %d iterations and the test set in %.2f s, peak memory %.0f MiB",
+        seed,
+        n,
+        wall,
+        peak_memory_mib(),
+    )
     return result
