@@ -330,7 +330,33 @@ def tmpfs(path: Path, options: str) -> Iterator[Path]:
     try:
         yield path
     finally:
-        subprocess.run(["umount", str(path)], check=True)
+        unmount(path)
+
+
+def unmount(path: Path) -> None:
+    """Unmount, waiting out processes that are still leaving it; name them if they stay."""
+    for _ in range(20):
+        done = subprocess.run(["umount", str(path)], capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        time.sleep(0.5)
+    users = [
+        Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and users_path(int(pid), path)
+    ]
+    subprocess.run(["umount", "--lazy", str(path)], check=True)
+    raise AssertionError(f"umount {path}: {done.stderr.strip()}; still used by {users}")
+
+
+def users_path(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has its working directory or an open file under ``path``."""
+    try:
+        links = [os.readlink(f"/proc/{pid}/cwd")]
+        links += [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return any(link.startswith(str(path)) for link in links)
 
 
 def remount(path: Path, options: str) -> None:
