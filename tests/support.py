@@ -235,3 +235,14 @@ def require(capability: str, available: bool, reason: str) -> None:
     if capability in required:
         pytest.fail(f"{capability} is required here (LOSSCURVE_REQUIRE) but missing: {reason}")
     pytest.skip(reason)
+
+
+def planned_jobs(workdir: Path, *targets: str, overlays: tuple[Path, ...] = ()) -> dict[str, int]:
+    """Rule -> number of jobs that a dry run for ``targets`` (rule all if none) would execute."""
+    result = snakemake(workdir, *targets, "-n", "--quiet", "rules", overlays=overlays)
+    counts = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts

@@ -16,7 +16,7 @@ import yaml
 from losscurve.curves import FAMILIES
 from losscurve.traces import read_trace
 
-from support import copy_project, snakemake, synthetic_overlay, write_overlay
+from support import copy_project, planned_jobs, snakemake, synthetic_overlay, write_overlay
 
 pytestmark = pytest.mark.slow
 
@@ -53,14 +53,7 @@ def run(tmp_path_factory, mirror_dir, payloads) -> tuple[Path, Path]:
 
 
 def jobs_to_run(project: Path, *overlays: Path) -> dict[str, int]:
-    """Rule -> job count that a dry run of rule all would execute."""
-    result = snakemake(project, "-n", "--quiet", "rules", overlays=overlays)
-    counts = {}
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
-            counts[parts[0]] = int(parts[1])
-    return counts
+    return planned_jobs(project, overlays=overlays)
 
 
 def test_experiments_have_the_main_runs_layout(run):

@@ -8,7 +8,7 @@ import pytest
 
 from losscurve.traces import read_trace
 
-from support import snakemake, synthetic_overlay, write_overlay
+from support import planned_jobs, snakemake, synthetic_overlay, write_overlay
 
 pytestmark = pytest.mark.slow
 
@@ -26,14 +26,7 @@ def trials_run(project, mirror_dir, payloads, package_copy) -> tuple[Path, Path]
 
 
 def jobs_to_run(project: Path, *overlays: Path) -> dict[str, int]:
-    """Rule -> job count that a dry run would execute."""
-    result = snakemake(project, *TRIALS, "-n", "--quiet", "rules", overlays=overlays)
-    counts = {}
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
-            counts[parts[0]] = int(parts[1])
-    return counts
+    return planned_jobs(project, *TRIALS, overlays=overlays)
 
 
 def test_one_job_per_seed_writes_a_complete_trace(trials_run, payloads):
