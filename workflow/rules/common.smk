@@ -7,7 +7,6 @@ from losscurve.mnist import FILES
 # Fill defaults and stop before any job when the config is invalid.
 config.update(validate(config, load_schema(workflow.source_path("../schemas/config.schema.yaml"))))
 
-SPLITS = {"train": "train", "test": "t10k"}
 FIGURES = ("trial_fit", "all_trials", "paper_comparison")
 COMPARISON_FIGURES = ("model_comparison", "extrapolation", "confidence_bands", "calibration")
 
@@ -66,15 +65,6 @@ def get_trial_code():
     """The package modules a trial runs, so that editing them marks trials out of date."""
     modules = ("network", "trial", "traces")
     return [importlib.util.find_spec(f"losscurve.{m}").origin for m in modules]
-
-
-def get_idx_files(wildcards):
-    prefix = SPLITS[wildcards.split]
-    kind = {"images": "idx3", "labels": "idx1"}
-    return {
-        part: f"results/mnist/{prefix}-{part}-{kind[part]}-ubyte.gz"
-        for part in ("images", "labels")
-    }
 
 
 def get_download_settings():

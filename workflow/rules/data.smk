@@ -19,16 +19,19 @@ rule download_mnist:
 
 rule prepare_mnist:
     input:
-        unpack(get_idx_files),
+        train_images="results/mnist/train-images-idx3-ubyte.gz",
+        train_labels="results/mnist/train-labels-idx1-ubyte.gz",
+        test_images="results/mnist/t10k-images-idx3-ubyte.gz",
+        test_labels="results/mnist/t10k-labels-idx1-ubyte.gz",
     output:
-        images="results/mnist/{split}_images.npy",
-        labels="results/mnist/{split}_labels.npy",
+        train_images="results/mnist/train_images.npy",
+        train_labels="results/mnist/train_labels.npy",
+        test_images="results/mnist/test_images.npy",
+        test_labels="results/mnist/test_labels.npy",
     log:
-        "results/logs/prepare_mnist/{split}.log",
+        "results/logs/prepare_mnist.log",
     benchmark:
-        "results/benchmarks/prepare_mnist/{split}.tsv"
-    wildcard_constraints:
-        split="train|test",
+        "results/benchmarks/prepare_mnist.tsv"
     conda:
         "../envs/losscurve.yaml"
     script:

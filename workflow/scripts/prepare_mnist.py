@@ -1,4 +1,4 @@
-"""Decode one split's IDX images and labels into memory-mappable .npy arrays."""
+"""Decode the IDX images and labels of both splits into memory-mappable .npy arrays."""
 
 from losscurve.joblog import redirect_to_log
 
@@ -6,9 +6,10 @@ redirect_to_log(snakemake.log[0])
 
 from losscurve.mnist import prepare
 
-prepare(
-    images_gz=snakemake.input.images,
-    labels_gz=snakemake.input.labels,
-    images_npy=snakemake.output.images,
-    labels_npy=snakemake.output.labels,
-)
+for split in ("train", "test"):
+    prepare(
+        images_gz=snakemake.input[f"{split}_images"],
+        labels_gz=snakemake.input[f"{split}_labels"],
+        images_npy=snakemake.output[f"{split}_images"],
+        labels_npy=snakemake.output[f"{split}_labels"],
+    )
